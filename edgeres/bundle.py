@@ -206,10 +206,11 @@ def check_output_dir(root: Path, *, force: bool) -> None:
             )
         if not force:
             raise BundleError(f"{root} already holds a bundle; pass --force to replace it")
-    parent = root.parent if root.parent != Path("") else Path(".")
-    probe = parent
+    probe = root.parent
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise BundleError(f"cannot create {root}: {probe} is a file, not a directory; choose another output path")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise BundleError(f"cannot write to {probe} (permission denied); choose an output directory you can write")
 
@@ -227,8 +228,11 @@ def create_bundle(root: str | Path, *, force: bool = False) -> Iterator[Bundle]:
     """
     root = Path(root)
     check_output_dir(root, force=force)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    except OSError as exc:
+        raise BundleError(f"cannot write a bundle at {root}: {exc.strerror or exc}; choose an output directory you can write") from exc
     bundle = Bundle(staging, new_manifest())
     try:
         yield bundle

@@ -143,7 +143,7 @@ def export_onnx(
             )
         stage("checking parity against PyTorch through ONNX Runtime")
         parity = check_parity(path, _reference(module), _parity_inputs(shape, config), config.tolerance)
-        costs = layer_costs(path, batch=1)
+        costs = layer_costs(path, {INPUT_NAME: (1, *shape)})
         _fill_manifest(bundle, source, config, shape, output_names, costs.totals["macs"], parity, opset, seconds)
         digest = bundle.artifacts[ONNX_FILE]["sha256"]
         nodes = len(onnx.load(str(path), load_external_data=False).graph.node)
