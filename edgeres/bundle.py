@@ -47,11 +47,24 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publishable(path: Path, mode: int) -> None:
+    # mkstemp and mkdtemp create private files (0600, 0700); a published bundle gets the usual
+    # permissions under the user's umask, like any file the user writes.
+    os.chmod(path, mode & ~_umask())
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _publishable(Path(temp), 0o666)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -231,6 +244,7 @@ def create_bundle(root: str | Path, *, force: bool = False) -> Iterator[Bundle]:
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+        _publishable(staging, 0o777)
     except OSError as exc:
         raise BundleError(f"cannot write a bundle at {root}: {exc.strerror or exc}; choose an output directory you can write") from exc
     bundle = Bundle(staging, new_manifest())

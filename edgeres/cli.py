@@ -78,6 +78,89 @@ def models_command(family: str | None, plain: bool, as_json: bool) -> None:
     console().print(table)
 
 
+def optimize_options(command):  # noqa: ANN001, ANN201
+    """The options of the optimize stage, shared by ``export`` and ``optimize``."""
+    options = [
+        click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), help="Precision of the deployed artifact [default: fp32]."),
+        click.option("--target", type=click.Choice(["cpu", "tensorrt"]), help="Where it runs; decides the INT8 format [default: cpu]."),
+        click.option("--calib", help="INT8 calibration data: image folder, .npy/.npz, IDX file, or 'random'."),
+        click.option("--eval", "eval_data", help="Evaluation data (labelled: top-1/top-5; else agreement with FP32)."),
+        click.option("--max-accuracy-drop", type=float, help="INT8 may lose at most this many top-1 points; sensitive layers stay float."),
+        click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax", show_default=True),
+        click.option("--activation-type", type=click.Choice(["uint8", "int8"]), help="INT8 activations [default: uint8 for cpu, int8 for tensorrt]."),
+        click.option("--calib-limit", type=int, default=512, show_default=True, help="Use at most this many calibration samples."),
+        click.option("--force-small-calib", is_flag=True, help="Accept fewer calibration samples than the minimum (32)."),
+        click.option("--exclude", multiple=True, help="Keep this node in float (repeatable; names from 'edgeres inspect')."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _optimize_config(precision, target, calib, eval_data, max_accuracy_drop, calib_method, activation_type,  # noqa: ANN001, ANN202
+                     calib_limit, force_small_calib, exclude, force):
+    from edgeres.optimize import OptimizeConfig, QuantConfig
+
+    return OptimizeConfig(
+        precision=precision, target=target or "cpu", calib=calib, eval=eval_data, calib_limit=calib_limit,
+        allow_small_calib=force_small_calib, max_accuracy_drop=max_accuracy_drop, force=force,
+        quant=QuantConfig(method=calib_method, activation_type=activation_type, exclude=tuple(exclude)),
+    )
+
+
+def _run_optimize(bundle_dir: Path, config, as_json: bool) -> None:  # noqa: ANN001
+    from edgeres.optimize.ort import optimize_bundle
+
+    status = console(stderr=True)
+    with status.status("optimizing", spinner="dots") as spinner:
+        report = optimize_bundle(bundle_dir, config, on_stage=lambda text: spinner.update(text))
+    for note in report.warnings:
+        status.print(f"[bold yellow]warning:[/] {note}")
+    if as_json:
+        print_json(report.to_dict())
+        return
+    out = console()
+    settings = report.record.get("quantization") or report.record.get("conversion")
+    out.print(f"[bold green]optimized[/] {bundle_dir / report.artifact}  ({report.precision.value}, target {report.target.value}, "
+              f"{report.record['bytes'] / 1e6:.1f} MB, {report.seconds:.1f} s)")
+    if report.record.get("quantization"):
+        q = settings
+        out.print(f"  {q['format']} activations {q['activation_type']} weights int8 per-channel={q['per_channel']} "
+                  f"reduce_range={q['reduce_range']}; calibration {q['calibration']['method']} on {q['calibration']['samples']} "
+                  f"samples from {q['calibration']['source']}")
+    accuracy = report.accuracy
+    if accuracy is None:
+        out.print("  [bold yellow]accuracy: unknown[/] (no real evaluation data)")
+    else:
+        if accuracy.labelled:
+            line = f"  top-1 {accuracy.top1:.2f}% (FP32 {accuracy.fp32_top1:.2f}%, drop {accuracy.top1_drop:+.2f} pts)"
+            if accuracy.top5 is not None:
+                line += f", top-5 {accuracy.top5:.2f}% (FP32 {accuracy.fp32_top5:.2f}%)"
+            out.print(line)
+        out.print(f"  agreement with FP32: top-1 {accuracy.agreement:.1f}%, FP32 class in top-5 {accuracy.top5_agreement:.1f}%, "
+                  f"cosine mean {accuracy.cosine_mean:.4f} (min {accuracy.cosine_min:.4f}) on {accuracy.samples} samples")
+    if report.float_layers:
+        out.print(f"  kept in float to meet the budget ({len(report.float_layers)} layers): "
+                  + ", ".join(layer.name for layer in report.float_layers[:8]) + (" ..." if len(report.float_layers) > 8 else ""))
+        out.print("  fallback steps (layers in float -> drop): " + ", ".join(f"{n} -> {d:.2f}" for n, d in report.fallback_steps))
+
+
+@cli.command("optimize")
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@optimize_options
+@click.option("--force", is_flag=True, help="Replace an existing artifact of the same precision.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def optimize_command(bundle_dir: Path, precision: str | None, target: str | None, calib: str | None, eval_data: str | None,
+                     max_accuracy_drop: float | None, calib_method: str, activation_type: str | None, calib_limit: int,
+                     force_small_calib: bool, exclude: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Add an FP16 or INT8 artifact to a bundle, with its accuracy measured against FP32."""
+    if precision in (None, "fp32"):
+        raise click.UsageError("give --precision fp16 or int8 (fp32 is the exported model.onnx)")
+    config = _optimize_config(precision, target, calib, eval_data, max_accuracy_drop, calib_method, activation_type,
+                              calib_limit, force_small_calib, exclude, force)
+    _run_optimize(bundle_dir, config, as_json)
+
+
 @cli.command("export")
 @click.argument("model", required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="The bundle directory to write.")
@@ -92,12 +175,16 @@ def models_command(family: str | None, plain: bool, as_json: bool) -> None:
 @click.option("--opset", type=int, help=f"ONNX opset [default: {DEFAULT_OPSET}, runs on TensorRT 8.5+, ONNX Runtime, OpenVINO].")
 @click.option("--exporter", type=click.Choice(["torchscript", "dynamo"]), help="torch.onnx.export path [default: torchscript].")
 @click.option("--no-simplify", is_flag=True, help="Skip the onnxslim clean-up.")
+@optimize_options
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export_command(
     model: str | None, output: Path | None, recipe: Path | None, weights: Path | None, num_classes: int | None,
     width_mult: float | None, input_shape: str | None, batch: int | None, dynamic_batch: bool | None,
-    dynamic_hw: bool | None, opset: int | None, exporter: str | None, no_simplify: bool, force: bool, as_json: bool,
+    dynamic_hw: bool | None, opset: int | None, exporter: str | None, no_simplify: bool, precision: str | None,
+    target: str | None, calib: str | None, eval_data: str | None, max_accuracy_drop: float | None, calib_method: str,
+    activation_type: str | None, calib_limit: int, force_small_calib: bool, exclude: tuple[str, ...], force: bool,
+    as_json: bool,
 ) -> None:
     """Export MODEL to a verified ONNX bundle.
 
@@ -123,6 +210,15 @@ def export_command(
     )
     from edgeres.bundle import check_output_dir
 
+    precision = pick(precision, "precision", "fp32")
+    precision = getattr(precision, "value", precision)
+    optimize = None
+    if precision != "fp32":
+        optimize = _optimize_config(
+            precision, pick(target, "target", "cpu"), pick(calib, "calib"), pick(eval_data, "eval"),
+            pick(max_accuracy_drop, "max_accuracy_drop"), calib_method, activation_type, calib_limit, force_small_calib,
+            exclude, False,
+        )
     check_output_dir(config.output, force=config.force)  # fail before the slow part
     status = console(stderr=True)
     with status.status("building the model", spinner="dots") as spinner:
@@ -133,9 +229,18 @@ def export_command(
         if source.kind == "registry" and source.weights is None:
             status.print(f"[yellow]note:[/] no --weights given: exporting {model} with random weights")
         report = export_onnx(source, config, on_stage=lambda text: spinner.update(text))
+    if optimize is not None and not as_json:
+        _print_export(model, report)
+    if optimize is not None:
+        _run_optimize(config.output, optimize, as_json)
+        return
     if as_json:
         print_json(report.to_dict())
         return
+    _print_export(model, report)
+
+
+def _print_export(model: str, report) -> None:  # noqa: ANN001
     out = console()
     out.print(f"[bold green]exported[/] {model} -> {report.onnx_path}  ({report.exporter}, opset {report.opset}, "
               f"{report.nodes} nodes{f' from {report.nodes_exported}' if report.nodes != report.nodes_exported else ''}, "
