@@ -312,9 +312,13 @@ def inspect_command(path: Path, artifact: str, batch: int, top: int | None, as_j
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the results as CSV.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write a PNG (needs edgeres[plot]).")
 @click.option("--no-save", is_flag=True, help="Do not save the run under DIR/profiles/.")
+@click.option("--estimate", is_flag=True, help="Predict latency on --device from the catalog instead of measuring.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True, help="With --estimate.")
+@click.option("--power-mode", help="With --estimate: a Jetson power mode (default: the fastest).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact and batch size.")
 def profile_command(target: str, artifact: str, backend: str, device: str, batch: str, threads: int, warmup: int | None,
-                    iters: int, layers_top: int, csv_path: Path | None, plot_path: Path | None, no_save: bool, as_json: bool) -> None:
+                    iters: int, layers_top: int, csv_path: Path | None, plot_path: Path | None, no_save: bool, estimate: bool,
+                    precision: str, power_mode: str | None, as_json: bool) -> None:
     """Measure latency of a bundle's artifacts (DIR) or a zoo model (MODEL, exported on the fly).
 
     Warm-up runs until the median latency is stable, then timed calls give min/mean/percentiles,
@@ -329,6 +333,17 @@ def profile_command(target: str, artifact: str, backend: str, device: str, batch
         batches = tuple(int(b) for b in batch.split(",") if b.strip())
     except ValueError:
         raise click.UsageError(f"--batch takes integers separated by commas, got {batch!r}") from None
+    from edgeres.devices.detect import resolve_device
+
+    device = resolve_device(device)
+    if estimate:
+        _print_estimate(target, device, precision, power_mode, batches[0], threads, as_json)
+        return
+    if device not in ("cpu", "cuda", "tensorrt"):
+        raise click.UsageError(
+            f"cannot run on {device} from this machine; add --estimate to predict its latency "
+            "(profiling on a remote board over SSH is not built yet)"
+        )
     config = ProfileConfig(batch_sizes=batches, warmup=warmup, iters=iters)
     status = console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="edgeres-profile-") as scratch:
@@ -378,6 +393,38 @@ def profile_command(target: str, artifact: str, backend: str, device: str, batch
     _print_profile(run, layer_tables, layers_top)
 
 
+def _print_estimate(target: str, device: str, precision: str, power_mode: str | None, batch: int, threads: int, as_json: bool) -> None:
+    from edgeres.profile.estimate import estimate_latency
+
+    throughput = None
+    if device == "cpu":
+        from edgeres.precision import Precision
+        from edgeres.profile.calibrate import load_calibration
+
+        throughput = load_calibration(threads).throughput(Precision.parse(precision))
+    report = estimate_latency(Path(target), device, precision, power_mode, batch=batch, throughput=throughput)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    from rich.table import Table
+
+    out = console()
+    latency = report.latency_ms
+    mode = f", power mode {report.power_mode}" if report.power_mode else ""
+    out.print(f"[bold yellow]ESTIMATE[/] (not a measurement) for {target} on [bold]{report.device}[/]{mode}, {report.precision}, batch {batch}: "
+              f"[bold]{latency['value']:.2f} ms[/] (likely {latency['low']:.2f}-{latency['high']:.2f} ms)")
+    assumptions = report.assumptions
+    out.print(f"  from {assumptions['source']}: effective GOP/s {assumptions['effective_gops']}, "
+              f"bandwidth {assumptions['effective_bandwidth_gbs']} GB/s, {assumptions['layer_overhead_us']} us per layer")
+    table = Table(title="slowest layers (estimated)", title_justify="left")
+    for header in ("layer", "kind", "MMACs", "KB moved", "compute ms", "memory ms", "ms", "bound"):
+        table.add_column(header, justify="left" if header in ("layer", "kind", "bound") else "right")
+    for layer in report.top(10):
+        table.add_row(layer.name, layer.kind, f"{layer.macs / 1e6:.1f}", f"{layer.bytes_moved / 1024:.0f}", f"{layer.compute_ms:.3f}",
+                      f"{layer.memory_ms:.3f}", f"{layer.time_ms:.3f}", layer.bound)
+    out.print(table)
+
+
 def _print_profile(run, layer_tables: dict, layers_top: int) -> None:  # noqa: ANN001
     from rich.table import Table
 
@@ -419,6 +466,93 @@ def _print_profile(run, layer_tables: dict, layers_top: int) -> None:  # noqa: A
         out.print(layers)
     if run.saved:
         out.print(f"saved {run.saved}")
+
+
+@cli.group("devices", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def devices_group(ctx: click.Context, as_json: bool) -> None:
+    """The device catalog: Jetson boards, GPUs and CPUs with their published specs and sources."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from edgeres.devices.catalog import load_catalog
+
+    catalog = load_catalog()
+    if as_json:
+        print_json([device.to_dict() for device in catalog.values()])
+        return
+    table = Table(title="edgeres device catalog (dense peaks; NVIDIA's Orin TOPS are sparse and include DLAs)", title_justify="left")
+    for header in ("name", "family", "arch", "CC", "FP32 TFLOPS", "FP16 TFLOPS", "INT8 TOPS", "DLA", "memory", "GB/s", "power modes", "source"):
+        table.add_column(header, justify="right" if "FLOPS" in header or "TOPS" in header or header in ("DLA", "GB/s") else "left")
+    for device in catalog.values():
+        peak = lambda key: "-" if device.peaks.get(key) is None else f"{device.peaks[key] / 1e12:.2f}"  # noqa: E731
+        table.add_row(device.name, device.family, device.architecture, device.compute_capability or "-", peak("fp32"), peak("fp16"),
+                      peak("int8"), str(device.dla_count), f"{device.memory_bytes / 1e9:.0f} GB", f"{device.memory_bandwidth / 1e9:.1f}",
+                      ", ".join(m.name for m in device.power_modes) or "-", next(iter(device.sources.values())).split(":")[0])
+    console().print(table)
+
+
+@devices_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def devices_show(name: str, as_json: bool) -> None:
+    """One device with every figure and its source."""
+    from edgeres.devices.catalog import get_device
+
+    device = get_device(name)
+    data = device.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    out.print(f"[bold]{device.name}[/]: {device.description} ({device.file.name})")
+    for key, value in data.items():
+        if key not in ("name", "description", "sources", "power_modes"):
+            out.print(f"  {key}: {value}")
+    for mode in device.power_modes:
+        out.print(f"  power mode {mode.name} (nvpmodel -m {mode.nvpmodel_id}): GPU {mode.gpu_clock_hz / 1e6:.0f} MHz, {mode.power_w:.0f} W")
+    out.print("  sources:")
+    for key, source in device.sources.items():
+        out.print(f"    {key}: {source}")
+
+
+@devices_group.command("detect")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def devices_detect(as_json: bool) -> None:
+    """What this machine is: a Jetson (which), an NVIDIA GPU, or a CPU with its flags."""
+    from edgeres.devices.detect import detect
+
+    found = detect()
+    if as_json:
+        print_json(found.to_dict())
+        return
+    console().print(f"{found.kind}: {found.name}{' (in the catalog)' if found.catalog else ''}\n  {found.details}")
+
+
+@devices_group.command("calibrate")
+@click.option("--device", default="cpu", show_default=True, help="Only the local CPU can be calibrated here.")
+@click.option("--threads", type=int, default=0, help="Threads to calibrate for (match what you profile with).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def devices_calibrate(device: str, threads: int, as_json: bool) -> None:
+    """Fit the latency estimator to this CPU with micro-benchmarks (convolutions, matmuls, elementwise)."""
+    if device != "cpu":
+        raise click.UsageError("only --device cpu can be calibrated on this machine; NVIDIA factors come from the catalog")
+    from edgeres.profile.calibrate import calibrate_cpu, calibration_path
+
+    status = console(stderr=True)
+    with status.status("running micro-benchmarks", spinner="dots") as spinner:
+        calibration = calibrate_cpu(threads, on_progress=lambda text, done, total: spinner.update(f"{text} [{done}/{total}]"))
+    if as_json:
+        print_json({"fits": calibration.fits, "points": calibration.points, "path": str(calibration_path(threads))})
+        return
+    out = console()
+    for precision, fit in calibration.fits.items():
+        rates = ", ".join(f"{kind} {rate / 1e9:.1f}" for kind, rate in fit["compute"].items())
+        out.print(f"{precision}: effective GFLOP/s {rates}; bandwidth {fit['bandwidth'] / 1e9:.1f} GB/s; "
+                  f"per-layer overhead {fit['overhead_s'] * 1e6:.1f} us")
+    out.print(f"saved {calibration_path(threads)} ({len(calibration.points)} measurements)")
 
 
 def main() -> None:
