@@ -16,7 +16,7 @@ from torch import nn
 from edgeres.bundle import MANIFEST, Bundle, sha256_file
 from edgeres.cli import cli
 from edgeres.errors import BundleError, ConfigError
-from edgeres.export import ExportConfig, export_onnx, load_source
+from edgeres.export import ExportConfig, export_onnx
 from edgeres.export.source import ModelSource
 from edgeres.models import create_model, default_input_spec
 from edgeres.models.registry import InputSpec

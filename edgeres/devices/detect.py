@@ -86,7 +86,7 @@ def detect(root: str | Path = "/") -> DetectedDevice:
         info = parse_tegra_release(release.read_text(errors="replace"))
         model_file = root / "proc" / "device-tree" / "model"
         model = model_file.read_bytes().decode(errors="replace").replace("\x00", "").strip() if model_file.is_file() else ""
-        name = jetson_from_model(model) or (f"jetson-nano" if info.get("board", "").startswith("t210") else None)
+        name = jetson_from_model(model) or ("jetson-nano" if info.get("board", "").startswith("t210") else None)
         info["model"] = model
         return DetectedDevice("jetson", name or f"unknown Jetson ({model or info['board']})", name is not None, info)
     if root == Path("/") and shutil.which("nvidia-smi"):

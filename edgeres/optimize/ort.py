@@ -23,7 +23,7 @@ import onnx
 
 from edgeres.bundle import Bundle
 from edgeres.errors import ConfigError, VerificationError
-from edgeres.export.verify import check_graph, cpu_session
+from edgeres.export.verify import check_graph
 from edgeres.optimize.accuracy import AccuracyReport, compare_accuracy, run_outputs
 from edgeres.optimize.calibration import MIN_CALIBRATION_SAMPLES, Dataset, InputRecipe, load_dataset
 from edgeres.optimize.config import OptimizeConfig, QuantConfig, Target

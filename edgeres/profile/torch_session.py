@@ -31,14 +31,6 @@ class TorchSession(Session):
         self._inputs = [TensorSpec("input", ("batch", *input_shape), "float32")]
         self._outputs = [TensorSpec("logits", ("batch", *out.shape[1:]), "float32")]
 
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
-
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with torch.inference_mode():
             return {"logits": self._model(torch.from_numpy(feeds["input"])).numpy()}

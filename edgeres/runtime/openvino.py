@@ -44,14 +44,6 @@ class OpenVinoSession(Session):
                          for p in self._model.outputs]
         self._last = None
 
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
-
     def _request(self, feeds: dict[str, np.ndarray]):  # noqa: ANN202
         key = tuple(feeds[s.name].shape for s in self._inputs)
         if key not in self._compiled:

@@ -77,14 +77,6 @@ class OrtSession(Session):
                          for o in self._session.get_outputs()]
         self._names = [o.name for o in self._outputs]
 
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
-
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self._names, self._session.run(self._names, feeds)))
 

@@ -48,16 +48,18 @@ class Session(ABC):
     provider: str = ""
     device: str = "cpu"
     threads: int = 0
+    _inputs: list[TensorSpec]
+    _outputs: list[TensorSpec]
 
     @property
-    @abstractmethod
     def inputs(self) -> list[TensorSpec]:
-        """The model's inputs."""
+        """The model's inputs (set by the backend as ``_inputs``)."""
+        return self._inputs
 
     @property
-    @abstractmethod
     def outputs(self) -> list[TensorSpec]:
-        """The model's outputs."""
+        """The model's outputs (set by the backend as ``_outputs``)."""
+        return self._outputs
 
     @abstractmethod
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
