@@ -20,6 +20,9 @@ def interleaved(variants: dict[str, Callable[[], object]], rounds: int = 5, call
     timings: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, run in variants.items():
+            # One untimed call per block: ONNX Runtime's worker threads spin for a while after a call,
+            # and the previous variant's spinning threads would otherwise land on this block's first call.
+            run()
             for _ in range(calls):
                 begin = time.perf_counter()
                 run()

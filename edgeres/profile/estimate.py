@@ -89,6 +89,12 @@ class Throughput:
     elementwise_overhead: bool
     band: tuple[float, float]
     source: str
+    layer_cost_s: dict[str, float] = field(default_factory=dict)
+    call_overhead_s: float = 0.0
+
+    def layer_overhead(self, kind: str) -> float:
+        """The fixed cost of one layer of this kind (its own fit where calibrated)."""
+        return self.layer_cost_s.get(kind, self.overhead_s)
 
 
 def device_throughput(device: Device, precision: Precision, power_mode: str | None) -> tuple[Throughput, str | None]:
@@ -161,17 +167,18 @@ def estimate_latency(
         flops = 2 * layer.macs
         compute_s = flops / throughput.compute[layer.kind] if layer.kind in _COMPUTE_KINDS and flops else 0.0
         memory_s = moved / throughput.bandwidth
-        overhead_s = throughput.overhead_s if layer.kind in _COMPUTE_KINDS or layer.kind == "pool" or throughput.elementwise_overhead else 0.0
+        overhead_s = throughput.layer_overhead(layer.kind) if layer.kind in _COMPUTE_KINDS or layer.kind == "pool" or throughput.elementwise_overhead else 0.0
         time_s = max(compute_s, memory_s) + overhead_s
         layers.append(LayerEstimate(layer.name, layer.kind, layer.macs, moved, compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3,
                                     time_s * 1e3, "compute" if compute_s >= memory_s else "memory"))
-    total = sum(layer.time_ms for layer in layers)
+    total = sum(layer.time_ms for layer in layers) + throughput.call_overhead_s * 1e3
     low, high = throughput.band
     assumptions = {
         "source": throughput.source,
         "effective_gops": {k: round(v / 1e9, 1) for k, v in throughput.compute.items()},
         "effective_bandwidth_gbs": round(throughput.bandwidth / 1e9, 1),
         "layer_overhead_us": round(throughput.overhead_s * 1e6, 2),
+        "call_overhead_us": round(throughput.call_overhead_s * 1e6, 2),
         "fused": sorted(_FUSED),
         "band": list(throughput.band),
     }
