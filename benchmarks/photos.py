@@ -58,3 +58,13 @@ def make_photo_crops(folder: str | Path, per_photo: int = 8, seed: int = 0) -> l
             Image.fromarray(image[top:top + side, left:left + side]).save(path, quality=92)
             paths.append(path)
     return paths
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write random crops of the real photos scikit-image and scikit-learn ship.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--per-photo", type=int, default=12)
+    args = parser.parse_args()
+    print(f"wrote {len(make_photo_crops(args.folder, args.per_photo))} crops to {args.folder}")

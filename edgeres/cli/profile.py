@@ -157,7 +157,7 @@ def _print_profile(run, layer_tables: dict, layers_top: int) -> None:  # noqa: A
         else:
             acc = "reference" if row["artifact"] in ("model.onnx", "pytorch") else "unknown"
         lat = row["latency_ms"]
-        table.add_row(row["artifact"], row["precision"], f"{row['backend']} / {row['provider']}", str(row["batch"]),
+        table.add_row(row["artifact"], row["precision"], f"{row['backend']} / {row['provider'].replace('ExecutionProvider', '')}", str(row["batch"]),
                       str(row["threads"] or "auto"), f"{lat['p50']:.2f}", f"{lat['mean']:.2f}", f"{lat['p90']:.2f}",
                       f"{lat['p99']:.2f}", f"{lat['min']:.2f}", f"{lat['max']:.2f}", f"{row['throughput_ips']:.1f}",
                       f"{row['peak_rss_mb']:.0f}", f"{base / lat['p50']:.2f}x", acc,
