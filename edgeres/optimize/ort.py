@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 
 from edgeres.bundle import Bundle
-from edgeres.errors import ConfigError, VerificationError
+from edgeres.errors import BundleError, ConfigError, VerificationError
 from edgeres.export.verify import check_graph
 from edgeres.optimize.accuracy import AccuracyReport, compare_accuracy, run_outputs
 from edgeres.optimize.calibration import MIN_CALIBRATION_SAMPLES, Dataset, InputRecipe, load_dataset
@@ -110,8 +110,6 @@ def optimize_bundle(
     bundle = Bundle.open(bundle_dir)
     name = artifact_name(config.precision, config.target)
     if name in bundle.artifacts and not config.force:
-        from edgeres.errors import BundleError
-
         raise BundleError(f"bundle {bundle.root} already has {name}; pass --force to replace it")
     reference = bundle.verified_path(REFERENCE)
     recipe = InputRecipe.from_manifest(bundle.manifest)
