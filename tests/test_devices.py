@@ -142,9 +142,12 @@ def test_cpu_calibration_fit_on_real_micro_benchmarks(tmp_path: Path, monkeypatc
     assert all(p["seconds"] > 0 for p in points)
     # Depthwise convolutions reach a small fraction of what dense ones do on a CPU (memory-bound).
     assert fit["compute"]["depthwise_conv"] < fit["compute"]["conv"]
+    assert set(fit["rate_law"]) == {"conv", "pointwise_conv", "depthwise_conv", "matmul"}
     assert 0 < fit["call_overhead_s"] < 1e-2 and fit["bandwidth"] > 1e8  # paid once per call, not per layer
     rates = load_calibration(1).throughput(Precision.FP32)
     assert rates.compute == fit["compute"]
+    low, high = fit["rate_law"]["conv"][2:]
+    assert low <= rates.rate("conv", 1e3) <= high and low <= rates.rate("conv", 1e12) <= high  # never extrapolated
 
 
 def test_trtexec_profile_and_layer_info_from_real_fixtures(shared_fixtures: Path) -> None:

@@ -31,6 +31,7 @@ from edgeres.profile.estimate import Throughput
 
 # (kind, in channels, out channels, spatial size, kernel) for the convolutions.
 CONV_CASES = (
+    ("conv", 16, 16, 32, 3), ("conv", 32, 32, 16, 3), ("conv", 64, 64, 8, 3),
     ("conv", 32, 64, 56, 3), ("conv", 64, 64, 56, 3), ("conv", 128, 128, 28, 3), ("conv", 256, 256, 14, 3), ("conv", 3, 32, 112, 3),
     ("pointwise_conv", 32, 96, 56, 1), ("pointwise_conv", 144, 24, 56, 1), ("pointwise_conv", 192, 64, 28, 1),
     ("pointwise_conv", 256, 1024, 14, 1), ("pointwise_conv", 960, 160, 7, 1),
@@ -73,7 +74,8 @@ class Calibration:
         # 84% under the truth, so the true latency lay between 0.54x and 1.67x the estimate.
         return Throughput(dict(fit["compute"]), fit["bandwidth"], fit["overhead_s"], False, CPU_BAND,
                           f"calibration of {self.host.get('model')} ({self.threads} threads, {self.created})",
-                          dict(fit.get("layer_cost_s", {})), fit.get("call_overhead_s", 0.0))
+                          dict(fit.get("layer_cost_s", {})), fit.get("call_overhead_s", 0.0),
+                          {k: tuple(v) for k, v in fit.get("rate_law", {}).items()})
 
 
 def calibration_path(threads: int) -> Path:
@@ -212,10 +214,11 @@ def fit_points(points: list[dict[str, Any]], elementwise: list[dict[str, Any]]) 
 
     A one-layer graph costs the runtime's fixed per-call overhead plus the layer. The call overhead and
     the bandwidth come from the elementwise runs (time = call + bytes / bandwidth). For each layer kind, the
-    throughput is the median of FLOPs / (time - call). A whole network then costs one call overhead plus
-    its layers: charging the call's cost to every layer overestimated ResNet-56 by 2x, and a per-kind
-    fixed cost from a linear fit (its intercept, inflated by the inefficient 3-channel stem case)
-    overestimated it by 5x (benchmarks/estimator.py).
+    throughput grows with the layer's size: a power law rate = exp(a) * FLOPs^b fitted to FLOPs /
+    (time - call), used within the range of rates observed (never extrapolated). A whole network costs one
+    call overhead plus its layers. Charging the call's cost to every layer overestimated ResNet-56 by 2x;
+    a per-kind fixed cost from a linear fit overestimated it 5x; a single median rate per kind got 17% of
+    predictions within 10% (benchmarks/README.md).
 
     Raises:
         ConfigError: Too few points to fit.
@@ -226,13 +229,15 @@ def fit_points(points: list[dict[str, Any]], elementwise: list[dict[str, Any]]) 
     slope, intercept = np.polyfit(bytes_, seconds, 1)
     call = max(float(intercept), 0.0)
     bandwidth = 1.0 / slope if slope > 0 else float(np.median(bytes_ / seconds))
-    compute, layer_cost = {}, {}
+    compute, layer_cost, laws = {}, {}, {}
     for kind in ("conv", "pointwise_conv", "depthwise_conv", "matmul"):
         kind_points = [p for p in points if p["kind"] == kind]
         if len(kind_points) < 2:
             raise ConfigError(f"too few {kind} measurements to fit")
         flops = np.array([p["flops"] for p in kind_points], float)
-        work = np.array([max(p["seconds"] - call, 1e-7) for p in kind_points], float)
-        compute[kind], layer_cost[kind] = float(np.median(flops / work)), 0.0
-    return {"compute": compute, "bandwidth": float(bandwidth), "overhead_s": float(np.mean(list(layer_cost.values()))),
-            "layer_cost_s": layer_cost, "call_overhead_s": call}
+        rates = flops / np.array([max(p["seconds"] - call, 1e-7) for p in kind_points], float)
+        exponent, log_scale = np.polyfit(np.log(flops), np.log(rates), 1)
+        compute[kind], layer_cost[kind] = float(np.median(rates)), 0.0
+        laws[kind] = [float(log_scale), float(exponent), float(rates.min()), float(rates.max())]
+    return {"compute": compute, "bandwidth": float(bandwidth), "overhead_s": 0.0, "layer_cost_s": layer_cost,
+            "call_overhead_s": call, "rate_law": laws}

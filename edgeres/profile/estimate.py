@@ -11,6 +11,7 @@ catalog for NVIDIA devices and from a fit to micro-benchmarks for the local CPU
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,16 @@ class Throughput:
     source: str
     layer_cost_s: dict[str, float] = field(default_factory=dict)
     call_overhead_s: float = 0.0
+    rate_law: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+
+    def rate(self, kind: str, flops: float) -> float:
+        """Operations/s for a layer of this kind and size: the fitted power law within its observed range,
+        else the kind's single effective rate."""
+        law = self.rate_law.get(kind)
+        if law is None or flops <= 0:
+            return self.compute[kind]
+        log_scale, exponent, low, high = law
+        return float(min(max(math.exp(log_scale + exponent * math.log(flops)), low), high))
 
     def layer_overhead(self, kind: str) -> float:
         """The fixed cost of one layer of this kind (its own fit where calibrated)."""
@@ -165,7 +176,7 @@ def estimate_latency(
         if layer.op_type in _FUSED or layer.kind == "quantize":
             continue  # fused into the layer before it
         flops = 2 * layer.macs
-        compute_s = flops / throughput.compute[layer.kind] if layer.kind in _COMPUTE_KINDS and flops else 0.0
+        compute_s = flops / throughput.rate(layer.kind, flops) if layer.kind in _COMPUTE_KINDS and flops else 0.0
         memory_s = moved / throughput.bandwidth
         overhead_s = throughput.layer_overhead(layer.kind) if layer.kind in _COMPUTE_KINDS or layer.kind == "pool" or throughput.elementwise_overhead else 0.0
         time_s = max(compute_s, memory_s) + overhead_s
