@@ -43,15 +43,20 @@ def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict[str, Any]:
     }
 
 
+def library_versions(packages: tuple[str, ...] = ("edgeres", "numpy", "torch", "onnx", "onnxruntime", "onnxslim", "openvino")) -> dict[str, str]:
+    """Python's and the installed packages' versions (from package metadata, nothing imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in packages:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
 def describe_host() -> dict[str, Any]:
     """Everything a measurement needs to be reproduced: CPU, OS, Python and runtime versions."""
-    versions: dict[str, str] = {"python": platform.python_version()}
-    for module in ("numpy", "onnx", "onnxruntime", "openvino", "torch"):
-        try:
-            from importlib.metadata import version
-
-            versions[module] = version(module)
-        except Exception:  # noqa: BLE001  (not installed)
-            continue
-    return {"cpu": cpu_info(), "os": f"{platform.system()} {platform.release()}", "versions": versions,
+    return {"cpu": cpu_info(), "os": f"{platform.system()} {platform.release()}", "versions": library_versions(),
             "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}

@@ -20,6 +20,7 @@ from torch import nn
 
 from edgeres import __version__
 from edgeres.bundle import Bundle, create_bundle, sha256_file
+from edgeres.devices.host import library_versions
 from edgeres.errors import ConfigError, VerificationError
 from edgeres.export.config import ExportConfig, Exporter
 from edgeres.export.layers import layer_costs
@@ -75,17 +76,7 @@ class ExportReport:
 
 def tool_versions() -> dict[str, str]:
     """Versions of the tools that make and check artifacts."""
-    import onnxruntime
-
-    versions = {
-        "edgeres": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-    }
-    with contextlib.suppress(ImportError):
-        import onnxslim
-
-        versions["onnxslim"] = onnxslim.__version__
-    return versions
+    return library_versions(("edgeres", "torch", "onnx", "onnxruntime", "onnxslim"))
 
 
 def export_onnx(
@@ -126,14 +117,17 @@ def export_onnx(
         started = time.perf_counter()
         _torch_export(module, example, path, output_names, config)
         seconds = time.perf_counter() - started
-        nodes_exported = len(onnx.load(str(path), load_external_data=False).graph.node)
+        # One load of the exported file; simplification and metadata work on it in memory.
+        graph = onnx.load(str(path))
+        nodes_exported = len(graph.graph.node)
         if config.simplify:
             stage("simplifying the graph (onnxslim)")
-            _simplify(path)
-        _write_metadata(path, source, shape)
+            graph = _simplify(graph)
+        _write_metadata(graph, source, shape)
+        onnx.save(graph, str(path))
         stage("checking the graph (ONNX checker, shape inference)")
         check_graph(path)
-        opset = _opset(path)
+        opset = _opset(graph)
         if opset != config.opset:
             # The dynamo exporter raises 17 to 18 and falls back to 18 on failure, silently (MEASURED.md).
             raise VerificationError(
@@ -143,10 +137,11 @@ def export_onnx(
             )
         stage("checking parity against PyTorch through ONNX Runtime")
         parity = check_parity(path, _reference(module), _parity_inputs(shape, config), config.tolerance)
-        costs = layer_costs(path, {INPUT_NAME: (1, *shape)})
-        _fill_manifest(bundle, source, config, shape, output_names, costs.totals["macs"], parity, opset, seconds)
+        costs = layer_costs(graph, {INPUT_NAME: (1, *shape)})
+        _fill_manifest(bundle, source, config, shape, output_names, _output_shapes(graph), costs.totals["macs"], parity,
+                       opset, seconds)
         digest = bundle.artifacts[ONNX_FILE]["sha256"]
-        nodes = len(onnx.load(str(path), load_external_data=False).graph.node)
+        nodes = len(graph.graph.node)
     return ExportReport(
         Path(config.output), Path(config.output) / ONNX_FILE, opset, config.exporter.value, seconds, nodes,
         nodes_exported, costs.totals["macs"], count_params(module), tuple(parity), digest,
@@ -209,17 +204,15 @@ def _quiet_loggers():  # noqa: ANN202
             logger.setLevel(level)
 
 
-def _simplify(path: Path) -> None:
+def _simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     import onnxslim
 
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        slim = onnxslim.slim(onnx.load(str(path)))
-    onnx.save(slim, str(path))
+        return onnxslim.slim(model)
 
 
-def _write_metadata(path: Path, source: ModelSource, shape: tuple[int, int, int]) -> None:
-    model = onnx.load(str(path))
+def _write_metadata(model: onnx.ModelProto, source: ModelSource, shape: tuple[int, int, int]) -> None:
     spec = source.input_spec
     entries = {
         "model_name": source.name,
@@ -235,11 +228,9 @@ def _write_metadata(path: Path, source: ModelSource, shape: tuple[int, int, int]
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, entries)
     model.doc_string = f"{source.name}, exported by edgeres {__version__}"
-    onnx.save(model, str(path))
 
 
-def _opset(path: Path) -> int:
-    model = onnx.load(str(path), load_external_data=False)
+def _opset(model: onnx.ModelProto) -> int:
     return next(op.version for op in model.opset_import if op.domain in ("", "ai.onnx"))
 
 
@@ -264,11 +255,10 @@ def _parity_inputs(shape: tuple[int, int, int], config: ExportConfig) -> list[np
 
 
 def _fill_manifest(
-    bundle: Bundle, source: ModelSource, config: ExportConfig, shape: tuple[int, int, int],
-    output_names: list[str], macs: int, parity: list[ParityResult], opset: int, seconds: float,
+    bundle: Bundle, source: ModelSource, config: ExportConfig, shape: tuple[int, int, int], output_names: list[str],
+    output_shapes: list[list[int | str]], macs: int, parity: list[ParityResult], opset: int, seconds: float,
 ) -> None:
     onnx_path = bundle.root / ONNX_FILE
-    session_outputs = _output_shapes(onnx_path)
     batch: str | int = BATCH_DIM if config.dynamic_batch else config.batch
     spatial: list[str | int] = ["height", "width"] if config.dynamic_hw else list(shape[1:])
     spec = source.input_spec
@@ -281,7 +271,7 @@ def _fill_manifest(
         inputs=[{"name": INPUT_NAME, "shape": [batch, shape[0], *spatial], "dtype": "float32", "layout": "NCHW",
                  "example_shape": list(shape)}],
         outputs=[{"name": name, "shape": [batch if d == 0 else s for d, s in enumerate(dims)], "dtype": "float32"}
-                 for name, dims in zip(output_names, session_outputs)],
+                 for name, dims in zip(output_names, output_shapes)],
         preprocessing=None if spec is None else {
             "mean": list(spec.mean), "std": list(spec.std), "scale": spec.scale, "channel_order": spec.channel_order,
             "resize_shorter": round(shape[1] / 0.875), "center_crop": list(shape[1:]),
@@ -302,8 +292,7 @@ def _fill_manifest(
     bundle.append_history("export", artifact=ONNX_FILE, config=config.to_dict(), seconds=round(seconds, 3))
 
 
-def _output_shapes(path: Path) -> list[list[int | str]]:
-    model = onnx.load(str(path), load_external_data=False)
+def _output_shapes(model: onnx.ModelProto) -> list[list[int | str]]:
     shapes = []
     for output in model.graph.output:
         dims = output.type.tensor_type.shape.dim

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from edgeres.bundle import Bundle
+from edgeres.devices.host import library_versions
 from edgeres.errors import BundleError, ConfigError, VerificationError
 from edgeres.export.verify import check_graph
 from edgeres.optimize.accuracy import AccuracyReport, compare_accuracy, run_outputs
@@ -113,7 +114,7 @@ def optimize_bundle(
         raise BundleError(f"bundle {bundle.root} already has {name}; pass --force to replace it")
     reference = bundle.verified_path(REFERENCE)
     recipe = InputRecipe.from_manifest(bundle.manifest)
-    batch_size = _batch_size(bundle.manifest)
+    batch_size, static_batch = _batch_size(bundle.manifest)
     notes: list[str] = []
 
     calib = None
@@ -153,7 +154,7 @@ def optimize_bundle(
         else:
             quant = config.quant.resolved(config.target)
             stage(f"calibrating ({quant.method.value}, {len(calib)} samples) and quantizing")
-            quantizer = _Quantizer(reference, work, calib, quant, config.target, batch_size)
+            quantizer = _Quantizer(reference, work, calib, quant, config.target, batch_size, static_batch)
             quantizer.quantize(out, exclude=quant.exclude)
             float_layers, steps = (), ()
             if config.max_accuracy_drop is not None:
@@ -169,7 +170,7 @@ def optimize_bundle(
         accuracy_known = accuracy is not None and not (calib is not None and calib.random and evaluation is None)
         record.update(precision=config.precision.value, format="onnx", backend="onnxruntime", stage="optimize",
                       target=config.target.value, derived_from={"file": REFERENCE, "sha256": bundle.artifact(REFERENCE)["sha256"]},
-                      made_by={"tools": _tool_versions()})
+                      made_by={"tools": library_versions(("edgeres", "onnx", "onnxruntime"))})
         bundle.manifest.setdefault("validation", {})[name] = {
             "accuracy": accuracy.to_dict() if accuracy else None,
             "accuracy_known": accuracy_known,
@@ -182,17 +183,10 @@ def optimize_bundle(
                           time.perf_counter() - started, tuple(notes))
 
 
-def _batch_size(manifest: dict[str, Any]) -> int:
+def _batch_size(manifest: dict[str, Any]) -> tuple[int, bool]:
+    """Samples per call and whether the model's batch is static (then only full batches can run)."""
     first = manifest["inputs"][0]["shape"][0]
-    return first if isinstance(first, int) else DYNAMIC_CHUNK
-
-
-def _tool_versions() -> dict[str, str]:
-    import onnxruntime
-
-    from edgeres import __version__
-
-    return {"edgeres": __version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+    return (first, True) if isinstance(first, int) else (DYNAMIC_CHUNK, False)
 
 
 def _convert_fp16(reference: Path, out: Path) -> dict[str, Any]:
@@ -230,10 +224,11 @@ def sort_topologically(graph: onnx.GraphProto) -> None:
 class _Quantizer:
     """Calibrates once, then quantizes as often as the fallback needs from the cached ranges."""
 
-    def __init__(self, reference: Path, work: Path, calib: Dataset, quant: QuantConfig, target: Target, batch_size: int) -> None:
+    def __init__(self, reference: Path, work: Path, calib: Dataset, quant: QuantConfig, target: Target, batch_size: int,
+                 static_batch: bool) -> None:
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
-        self.quant, self.target, self.calib, self.batch_size = quant, target, calib, batch_size
+        self.quant, self.target, self.calib, self.batch_size, self.static_batch = quant, target, calib, batch_size, static_batch
         self.prepared = work / "prepared.onnx"
         self.cache = work / "calibration.json"
         self.work = work
@@ -266,7 +261,7 @@ class _Quantizer:
         with warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
             quantize_static(
-                str(self.prepared), str(out), _Reader(self.calib, self.batch_size, self.batch_size != DYNAMIC_CHUNK),
+                str(self.prepared), str(out), _Reader(self.calib, self.batch_size, self.static_batch),
                 quant_format=QuantFormat.QDQ if quant.quant_format == "qdq" else QuantFormat.QOperator,
                 per_channel=quant.per_channel, reduce_range=bool(quant.reduce_range),
                 activation_type=QuantType.QUInt8 if quant.activation_type == "uint8" else QuantType.QInt8,

@@ -74,7 +74,7 @@ class Calibration:
         # 84% under the truth, so the true latency lay between 0.54x and 1.67x the estimate.
         return Throughput(dict(fit["compute"]), fit["bandwidth"], fit["overhead_s"], False, CPU_BAND,
                           f"calibration of {self.host.get('model')} ({self.threads} threads, {self.created})",
-                          dict(fit.get("layer_cost_s", {})), fit.get("call_overhead_s", 0.0),
+                          fit.get("call_overhead_s", 0.0),
                           {k: tuple(v) for k, v in fit.get("rate_law", {}).items()})
 
 
@@ -229,7 +229,7 @@ def fit_points(points: list[dict[str, Any]], elementwise: list[dict[str, Any]]) 
     slope, intercept = np.polyfit(bytes_, seconds, 1)
     call = max(float(intercept), 0.0)
     bandwidth = 1.0 / slope if slope > 0 else float(np.median(bytes_ / seconds))
-    compute, layer_cost, laws = {}, {}, {}
+    compute, laws = {}, {}
     for kind in ("conv", "pointwise_conv", "depthwise_conv", "matmul"):
         kind_points = [p for p in points if p["kind"] == kind]
         if len(kind_points) < 2:
@@ -237,7 +237,6 @@ def fit_points(points: list[dict[str, Any]], elementwise: list[dict[str, Any]]) 
         flops = np.array([p["flops"] for p in kind_points], float)
         rates = flops / np.array([max(p["seconds"] - call, 1e-7) for p in kind_points], float)
         exponent, log_scale = np.polyfit(np.log(flops), np.log(rates), 1)
-        compute[kind], layer_cost[kind] = float(np.median(rates)), 0.0
+        compute[kind] = float(np.median(rates))
         laws[kind] = [float(log_scale), float(exponent), float(rates.min()), float(rates.max())]
-    return {"compute": compute, "bandwidth": float(bandwidth), "overhead_s": 0.0, "layer_cost_s": layer_cost,
-            "call_overhead_s": call, "rate_law": laws}
+    return {"compute": compute, "bandwidth": float(bandwidth), "overhead_s": 0.0, "call_overhead_s": call, "rate_law": laws}

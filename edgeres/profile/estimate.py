@@ -90,7 +90,6 @@ class Throughput:
     elementwise_overhead: bool
     band: tuple[float, float]
     source: str
-    layer_cost_s: dict[str, float] = field(default_factory=dict)
     call_overhead_s: float = 0.0
     rate_law: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
@@ -102,10 +101,6 @@ class Throughput:
             return self.compute[kind]
         log_scale, exponent, low, high = law
         return float(min(max(math.exp(log_scale + exponent * math.log(flops)), low), high))
-
-    def layer_overhead(self, kind: str) -> float:
-        """The fixed cost of one layer of this kind (its own fit where calibrated)."""
-        return self.layer_cost_s.get(kind, self.overhead_s)
 
 
 def device_throughput(device: Device, precision: Precision, power_mode: str | None) -> tuple[Throughput, str | None]:
@@ -178,7 +173,7 @@ def estimate_latency(
         flops = 2 * layer.macs
         compute_s = flops / throughput.rate(layer.kind, flops) if layer.kind in _COMPUTE_KINDS and flops else 0.0
         memory_s = moved / throughput.bandwidth
-        overhead_s = throughput.layer_overhead(layer.kind) if layer.kind in _COMPUTE_KINDS or layer.kind == "pool" or throughput.elementwise_overhead else 0.0
+        overhead_s = throughput.overhead_s if layer.kind in _COMPUTE_KINDS or layer.kind == "pool" or throughput.elementwise_overhead else 0.0
         time_s = max(compute_s, memory_s) + overhead_s
         layers.append(LayerEstimate(layer.name, layer.kind, layer.macs, moved, compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3,
                                     time_s * 1e3, "compute" if compute_s >= memory_s else "memory"))

@@ -16,7 +16,6 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 from edgeres.export.layers import CostTable, LayerCost
@@ -112,8 +111,3 @@ def _joiner(graph: onnx.GraphProto, layers: dict[str, LayerCost]):  # noqa: ANN2
         return layers.get(node.name) if node is not None else None
 
     return join
-
-
-def mean_kernel_total(timings: list[LayerTiming]) -> float:
-    """Sum of the per-call kernel times (ms), for comparison with the end-to-end latency."""
-    return float(np.sum([t.time_ms for t in timings]))
